@@ -1,0 +1,46 @@
+"""The one URL map."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from app.web import federation as ap
+from app.web import pages, wellknown
+from app.web.state import runtime_of
+
+
+async def healthz(request: Request) -> Response:
+    rt = runtime_of(request)
+    try:
+        async with rt.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except Exception:
+        return JSONResponse({"status": "error", "error": "database unavailable"}, status_code=503)
+    return JSONResponse({"status": "ok"})
+
+
+ROUTES = [
+    Route("/healthz", healthz),
+    Route("/.well-known/webfinger", wellknown.webfinger),
+    Route("/.well-known/host-meta", wellknown.host_meta),
+    Route("/.well-known/host-meta.json", wellknown.host_meta),
+    Route("/.well-known/nodeinfo", wellknown.nodeinfo_links),
+    Route("/nodeinfo/{version}", wellknown.nodeinfo),
+    Route("/", pages.home),
+    Route("/@{username}", pages.profile_page),
+    Route("/media/{name}", pages.media),
+    Route("/actor", ap.instance_actor),
+    Route("/actor/inbox", ap.inbox, methods=["POST"]),
+    Route("/inbox", ap.inbox, methods=["POST"]),
+    Route("/users/{username}", ap.actor),
+    Route("/users/{username}/inbox", ap.inbox, methods=["POST"]),
+    Route("/users/{username}/outbox", ap.outbox),
+    Route("/users/{username}/followers", ap.followers),
+    Route("/users/{username}/following", ap.following),
+    Route("/users/{username}/collections/featured", ap.featured),
+    Route("/users/{username}/collections/tags", ap.featured_tags),
+    Route("/activities/{token}", ap.activity),
+]
