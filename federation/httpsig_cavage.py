@@ -10,7 +10,6 @@ by ``\\n``. Sources: Mastodon ``app/lib/signature_parser.rb``,
 from __future__ import annotations
 
 import base64
-import binascii
 import re
 from datetime import UTC, datetime
 
@@ -112,6 +111,8 @@ def signing_string(
             value = param
         else:
             header = headers.get(name)
+            if header is None and name == "host":
+                header = target.authority  # HTTP/2 carries it as :authority
             if header is None:
                 raise SignatureInvalid(f"Signed header {name[:40]} is missing")
             value = header
@@ -144,7 +145,7 @@ async def verify_cavage(
         raise SignatureMalformed("Signature needs keyId and signature")
     try:
         signature = base64.b64decode(encoded, validate=True)
-    except binascii.Error as exc:
+    except ValueError as exc:  # binascii.Error, or non-ASCII text
         raise SignatureMalformed("Signature is not valid base64") from exc
     algorithm = params.get("algorithm", "").lower() or None
     if algorithm is not None and algorithm not in _ALGORITHMS:
@@ -253,7 +254,7 @@ def _check_digest(headers: HeaderView, body: bytes) -> None:
             raise DigestMismatch("Invalid Digest header")
         try:
             offered[name.strip().lower()] = base64.b64decode(encoded.strip(), validate=True)
-        except binascii.Error as exc:
+        except ValueError as exc:  # binascii.Error, or non-ASCII text
             raise DigestMismatch("Invalid Digest value") from exc
     check_digests(offered, body, "Digest")
 

@@ -99,8 +99,8 @@ async def verify_rfc9421(
     Uses the first signature whose parameters carry a ``keyid``. Before any key fetch it
     checks the syntax, ``created``/``keyid``/``alg``, the covered components (supported,
     present, and including ``@method``, ``@target-uri`` and, when a digest is required,
-    ``content-digest``), the time window and the Content-Digest. Raises the SignatureError family; errors of ``fetch_key``
-    propagate.
+    ``content-digest``), the time window and the Content-Digest. Raises the SignatureError
+    family; errors of ``fetch_key`` propagate.
     """
     inner, signature = _select_signature(headers)
     params = inner.params
