@@ -61,5 +61,8 @@ class Urls:
     def activity(self, token: str) -> str:
         return f"{self.base}/activities/{token}"
 
+    def tag(self, name: str) -> str:
+        return f"{self.base}/tags/{name.lower()}"
+
     def media(self, name: str) -> str:
         return f"{self.base}/media/{name}"

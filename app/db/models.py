@@ -38,6 +38,8 @@ class RemoteActor(Base):
     document: Mapped[str] = mapped_column(Text)
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime())
     gone_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    blocked_us_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    moved_to: Mapped[str | None] = mapped_column(String(2048))
 
 
 class RemoteKey(Base):
@@ -160,10 +162,133 @@ class Delivery(Base):
 
 
 class RemoteHost(Base):
-    """What we learned about another server: which signature scheme it accepts."""
+    """What we learned about another server: its signature scheme, and whether it is down."""
 
     __tablename__ = "remote_hosts"
 
     host: Mapped[str] = mapped_column(String(255), primary_key=True)
     signature_scheme: Mapped[str | None] = mapped_column(String(32))
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    circuit_open_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Post(Base):
+    """A Note: written here (``local_actor_id`` set) or received from another server."""
+
+    __tablename__ = "posts"
+    __table_args__ = (
+        Index("ix_posts_author_published", "author_uri", "published_at"),
+        Index("ix_posts_local_published", "local_actor_id", "published_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uri: Mapped[str] = mapped_column(String(2048), unique=True)
+    url: Mapped[str | None] = mapped_column(String(2048))
+    local_actor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("local_actors.id", ondelete="CASCADE")
+    )
+    author_uri: Mapped[str] = mapped_column(String(2048))
+    visibility: Mapped[str] = mapped_column(String(16))  # public|unlisted|followers|direct
+    summary: Mapped[str | None] = mapped_column(Text)  # content warning
+    sensitive: Mapped[bool] = mapped_column(default=False)
+    content: Mapped[str] = mapped_column(Text)  # HTML (sanitised when remote)
+    source: Mapped[str | None] = mapped_column(Text)  # the plain text a local post was written in
+    language: Mapped[str | None] = mapped_column(String(16))
+    in_reply_to: Mapped[str | None] = mapped_column(String(2048), index=True)
+    quote_of: Mapped[str | None] = mapped_column(String(2048))
+    to_json: Mapped[str] = mapped_column(Text, default="[]")
+    cc_json: Mapped[str] = mapped_column(Text, default="[]")
+    tags_json: Mapped[str] = mapped_column(Text, default="[]")  # AS2 Mention/Hashtag tags
+    generator_json: Mapped[str | None] = mapped_column(Text)  # AI provenance (AS2 generator)
+    raw: Mapped[str | None] = mapped_column(Text)  # a remote post's original JSON
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    pinned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class PostHashtag(Base):
+    """A hashtag of a post, for tag pages (names lower-cased, without '#')."""
+
+    __tablename__ = "post_hashtags"
+
+    post_id: Mapped[int] = mapped_column(
+        ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(255), primary_key=True, index=True)
+
+
+class Media(Base):
+    """An image attached to a post: a stripped local file, or a remote URL."""
+
+    __tablename__ = "media"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int | None] = mapped_column(
+        ForeignKey("posts.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    file_name: Mapped[str | None] = mapped_column(String(255))  # under MYNA_DATA_DIR/media
+    remote_url: Mapped[str | None] = mapped_column(String(2048))
+    media_type: Mapped[str] = mapped_column(String(64))
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    blurhash: Mapped[str | None] = mapped_column(String(128))
+    description: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Interaction(Base):
+    """A Like, Announce, emoji reaction or quote that another actor made of a post."""
+
+    __tablename__ = "interactions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # like | announce | react | quote
+    actor_uri: Mapped[str] = mapped_column(String(2048))
+    object_uri: Mapped[str] = mapped_column(String(2048), index=True)
+    activity_id: Mapped[str] = mapped_column(String(2048), unique=True)
+    content: Mapped[str | None] = mapped_column(Text)  # the emoji of a reaction
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OwnInteraction(Base):
+    """A Like or Announce the owner made of someone's post (kept to send the Undo)."""
+
+    __tablename__ = "own_interactions"
+    __table_args__ = (UniqueConstraint("local_actor_id", "kind", "object_uri"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    local_actor_id: Mapped[int] = mapped_column(ForeignKey("local_actors.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # like | announce
+    object_uri: Mapped[str] = mapped_column(String(2048))
+    activity_uri: Mapped[str] = mapped_column(String(2048), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class TimelineEntry(Base):
+    """A post (or a boost of one) by an account the owner follows."""
+
+    __tablename__ = "timeline_entries"
+    __table_args__ = (UniqueConstraint("post_uri", "boosted_by"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_uri: Mapped[str] = mapped_column(String(2048), index=True)
+    boosted_by: Mapped[str | None] = mapped_column(String(2048))
+    activity_id: Mapped[str | None] = mapped_column(String(2048))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class Block(Base):
+    """An actor or a whole domain the owner blocked."""
+
+    __tablename__ = "blocks"
+    __table_args__ = (UniqueConstraint("local_actor_id", "target"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    local_actor_id: Mapped[int] = mapped_column(ForeignKey("local_actors.id", ondelete="CASCADE"))
+    target: Mapped[str] = mapped_column(String(2048))  # actor URI or bare domain
+    is_domain: Mapped[bool] = mapped_column(default=False)
+    activity_uri: Mapped[str | None] = mapped_column(String(2048))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

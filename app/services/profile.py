@@ -9,8 +9,8 @@ from typing import Any
 
 from app.db.models import LocalActor
 from app.runtime import Runtime
-from app.store import deliveries as delivery_store
 from app.store import follows as follow_store
+from app.store import posts as post_store
 from federation.builders import ActorProfile, Image, build_actor, build_instance_actor
 from federation.keys import ed25519_to_multibase, public_key_to_pem
 
@@ -94,8 +94,8 @@ async def counts(rt: Runtime, owner: LocalActor) -> Counts:
     async with rt.sessions() as session:
         followers = await follow_store.count_followers(session, owner.id)
         following = await follow_store.count_following(session, owner.id)
-        posts = await delivery_store.count_outgoing(session, "Create")
-        last = await delivery_store.last_activity_at(session)
+        posts = await post_store.count_local_posts(session, owner.id)
+        last = await post_store.last_local_post_at(session, owner.id)
     now = rt.clock()
     last = last or owner.created_at
     return Counts(

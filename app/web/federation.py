@@ -10,7 +10,7 @@ from starlette.responses import RedirectResponse, Response
 
 from app.errors import BadRequest, NotFound, PayloadTooLarge
 from app.services import inbox as inbox_service
-from app.services.profile import actor_document, counts, instance_actor_document
+from app.services.profile import actor_document, instance_actor_document
 from app.store import follows as follow_store
 from app.store.deliveries import get_outgoing
 from app.web.negotiation import as2_response, prefers_as2
@@ -123,24 +123,6 @@ async def following(request: Request) -> Response:
         rows = await follow_store.list_following(session, owner.id, state="accepted")
     return await _paged(
         request, rt.urls.following(owner.username), len(rows), [a.uri for _, a in rows]
-    )
-
-
-async def outbox(request: Request) -> Response:
-    owner = await owner_of(request, request.path_params["username"])
-    await require_signed_get(request)
-    rt = runtime_of(request)
-    figures = await counts(rt, owner)
-    # Public posts arrive with the posting issue; until then the outbox is the empty history.
-    return await _paged(request, rt.urls.outbox(owner.username), figures.posts, [])
-
-
-async def featured(request: Request) -> Response:
-    owner = await owner_of(request, request.path_params["username"])
-    await require_signed_get(request)
-    rt = runtime_of(request)
-    return as2_response(
-        build_ordered_collection(collection_id=rt.urls.featured(owner.username), total=0, items=[])
     )
 
 

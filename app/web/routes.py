@@ -8,7 +8,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from app.web import federation as ap
-from app.web import pages, wellknown
+from app.web import pages, posts, wellknown
 from app.web.state import runtime_of
 
 
@@ -37,10 +37,15 @@ ROUTES = [
     Route("/inbox", ap.inbox, methods=["POST"]),
     Route("/users/{username}", ap.actor),
     Route("/users/{username}/inbox", ap.inbox, methods=["POST"]),
-    Route("/users/{username}/outbox", ap.outbox),
+    Route("/users/{username}/outbox", posts.outbox),
     Route("/users/{username}/followers", ap.followers),
     Route("/users/{username}/following", ap.following),
-    Route("/users/{username}/collections/featured", ap.featured),
+    Route("/users/{username}/collections/featured", posts.featured),
     Route("/users/{username}/collections/tags", ap.featured_tags),
+    Route("/users/{username}/statuses/{token}", posts.status),
+    Route("/users/{username}/statuses/{token}/activity", posts.status_activity),
+    Route("/users/{username}/statuses/{token}/replies", posts.status_replies),
+    Route("/@{username}/{token}", posts.status_page),
+    Route("/tags/{name}", posts.tag_page),
     Route("/activities/{token}", ap.activity),
 ]
