@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from federation.content import html_to_text
 from sqlalchemy import or_, select
 
 from app.commands.base import Result, iso
@@ -14,6 +13,7 @@ from app.errors import UserError
 from app.runtime import open_runtime
 from app.services import interactions, posting
 from app.store import posts as post_store
+from federation.sanitize import html_to_text
 
 
 def _post_json(post: Post) -> dict[str, object]:

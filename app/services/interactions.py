@@ -6,8 +6,6 @@ import re
 from datetime import datetime
 from typing import Any
 
-from federation.activities import build_announce, build_block, build_like
-from federation.notes import parse_note
 from sqlalchemy import delete, select
 
 from app.db.models import Block, Follower, Following, OwnInteraction, RemoteActor
@@ -18,9 +16,11 @@ from app.services.following import owner, resolve_target
 from app.services.outbox import new_activity_id, queue_activity
 from app.services.remote import resolve_actor
 from app.store import posts as post_store
+from federation.activities import build_announce, build_block, build_like
 from federation.builders import build_undo
 from federation.client import fetch_object
 from federation.errors import FetchError, ParseError
+from federation.note_parse import parse_note
 from federation.vocab import PUBLIC
 
 DOMAIN_RE = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$", re.I)

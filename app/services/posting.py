@@ -11,19 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from federation.activities import build_add, build_create, build_delete, build_remove, build_update
-from federation.content import MentionRef, find_hashtags, find_mentions, render_text
-from federation.notes import (
-    Attachment,
-    NoteData,
-    Visibility,
-    addressing,
-    build_note,
-    hashtag_tag,
-    mention_tag,
-    parse_note,
-)
-
 from app.db.models import LocalActor, Media, Post, RemoteActor
 from app.errors import UserError
 from app.runtime import Runtime
@@ -33,8 +20,20 @@ from app.services.media import store_image
 from app.services.outbox import queue_activity
 from app.services.remote import resolve_actor
 from app.store import posts as post_store
+from federation.activities import build_add, build_create, build_delete, build_remove, build_update
 from federation.client import fetch_object
+from federation.content import MentionRef, find_hashtags, find_mentions, render_text
 from federation.errors import FetchError, ParseError
+from federation.note_parse import parse_note
+from federation.notes import (
+    Attachment,
+    NoteData,
+    Visibility,
+    addressing,
+    build_note,
+    hashtag_tag,
+    mention_tag,
+)
 
 log = logging.getLogger("myna.posting")
 VISIBILITIES: tuple[Visibility, ...] = ("public", "unlisted", "followers", "direct")

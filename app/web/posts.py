@@ -21,7 +21,7 @@ from app.web.security import raw_headers, request_url, require_signed_get
 from app.web.state import keys_of, owner_of, runtime_of
 from federation.activities import build_create, build_tombstone
 from federation.builders import build_collection_page, build_ordered_collection
-from federation.content import html_to_text
+from federation.sanitize import html_to_text
 
 PAGE_SIZE = 20
 
