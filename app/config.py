@@ -50,6 +50,16 @@ class Settings:
     moderation_model: str | None = None
     workers_in_process: bool = True
     log_level: str = "INFO"
+    delivery_lease_seconds: int = 120
+    follow_moves: bool = False
+    operator: str | None = None
+    daily_post_budget: int = 24
+    daily_cost_budget: float = 1.0
+    prices: tuple[tuple[str, float, float, float], ...] = ()  # (model, input/1M, output/1M, image)
+    reply_to_mentions: bool = False
+    replies_per_actor_per_hour: int = 2
+    reply_auto_publish: bool = False  # publish replies to mentions without review
+    clock_file: Path | None = None  # testing only: MYNA_CLOCK_FILE (see app/clock.py)
 
     @property
     def base_url(self) -> str:
@@ -133,6 +143,53 @@ def _profile_fields(raw: str | None) -> tuple[tuple[str, str], ...]:
     return tuple(parsed.items())
 
 
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if value < 0:
+        raise ConfigError(f"{name} must not be negative")
+    return value
+
+
+def _prices(raw: str | None) -> tuple[tuple[str, float, float, float], ...]:
+    """``{"model": {"input": USD per 1M tokens, "output": ..., "image": USD per image}}``."""
+    if not raw:
+        return ()
+    try:
+        parsed = json.loads(raw)
+        return tuple(
+            (
+                str(model),
+                float(p.get("input", 0)),
+                float(p.get("output", 0)),
+                float(p.get("image", 0)),
+            )
+            for model, p in parsed.items()
+        )
+    except (ValueError, AttributeError, TypeError) as exc:
+        raise ConfigError(
+            'MYNA_PRICES must be JSON like {"gpt-5-mini": {"input": 0.25, "output": 2.0}}'
+        ) from exc
+
+
 def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> Settings:
     """Build ``Settings`` from ``environ`` (default ``os.environ``) over ``cwd/.env``.
 
@@ -201,4 +258,14 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         moderation_model=env.get("MYNA_MODERATION_MODEL") or None,
         workers_in_process=_flag(env, "MYNA_WORKERS_IN_PROCESS", True),
         log_level=log_level,
+        delivery_lease_seconds=_int(env, "MYNA_DELIVERY_LEASE_SECONDS", 120, minimum=5),
+        follow_moves=_flag(env, "MYNA_FOLLOW_MOVES", False),
+        operator=env.get("MYNA_OPERATOR") or None,
+        daily_post_budget=_int(env, "MYNA_DAILY_POST_BUDGET", 24),
+        daily_cost_budget=_float(env, "MYNA_DAILY_COST_BUDGET", 1.0),
+        prices=_prices(env.get("MYNA_PRICES")),
+        reply_to_mentions=_flag(env, "MYNA_REPLY_TO_MENTIONS", False),
+        replies_per_actor_per_hour=_int(env, "MYNA_REPLIES_PER_ACTOR_PER_HOUR", 2),
+        reply_auto_publish=_flag(env, "MYNA_REPLY_AUTO_PUBLISH", False),
+        clock_file=Path(env["MYNA_CLOCK_FILE"]) if env.get("MYNA_CLOCK_FILE") else None,
     )

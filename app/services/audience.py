@@ -31,13 +31,17 @@ def _reachable(actor: RemoteActor, blocked: set[str]) -> bool:
     )
 
 
-async def follower_actors(session: AsyncSession, local_actor_id: int) -> Sequence[RemoteActor]:
+async def follower_actors(
+    session: AsyncSession, local_actor_id: int, blocked: set[str] | None = None
+) -> Sequence[RemoteActor]:
+    """Accepted followers that can be delivered to (not blocked, gone, or blocking us)."""
     stmt = (
         select(RemoteActor)
         .join(Follower, Follower.remote_actor_id == RemoteActor.id)
         .where(Follower.local_actor_id == local_actor_id, Follower.state == "accepted")
     )
-    blocked = await blocked_targets(session, local_actor_id)
+    if blocked is None:
+        blocked = await blocked_targets(session, local_actor_id)
     return [a for a in (await session.scalars(stmt)).all() if _reachable(a, blocked)]
 
 
@@ -60,6 +64,6 @@ async def inboxes(
     blocked = await blocked_targets(session, local_actor_id)
     targets: list[RemoteActor] = []
     if include_followers:
-        targets.extend(await follower_actors(session, local_actor_id))
+        targets.extend(await follower_actors(session, local_actor_id, blocked))
     targets.extend(a for a in await actors_by_uri(session, actor_uris) if _reachable(a, blocked))
     return list(dict.fromkeys(preferred_inbox(actor) for actor in targets))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from app.errors import BadRequest, Forbidden, Unauthorized, Unavailable
 from app.runtime import Runtime
-from app.services.remote import KeyResolver
+from app.services.remote import KeyResolver, contains_nul
 from app.store.inbox import insert_inbox_item
 from federation.errors import (
     KeyGone,
@@ -39,15 +39,22 @@ class Received:
 
 def _loads(body: bytes) -> object:
     try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+        # Strict UTF-8 first: json.loads(bytes) would let encoded surrogates through.
+        text = body.decode("utf-8")
+        doc = json.loads(text)
+        # Lone surrogates ("\ud800" escapes) cannot be stored or re-encoded as UTF-8.
+        json.dumps(doc, ensure_ascii=False).encode("utf-8")
+    except (ValueError, RecursionError) as exc:  # UnicodeError is a ValueError
         raise BadRequest("body is not valid JSON") from exc
+    if contains_nul(text):
+        raise BadRequest("body holds a NUL character")
+    return doc
 
 
 def _is_delete_by_owner_of(body: bytes, key_id: str) -> bool:
     try:
         doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):
         return False
     return (
         isinstance(doc, dict)

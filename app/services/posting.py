@@ -103,6 +103,12 @@ async def _resolve(
             local = await post_store.get_post_by_uri_or_url(session, reply_to)
         if local is not None:
             parent_uri, parent_author = local.uri, local.author_uri
+            if local.local_actor_id is None and all(a.uri != local.author_uri for a in actors):
+                # A stored remote post: its author is mentioned and addressed like a fetched one.
+                try:
+                    actors.append(await resolve_actor(rt, local.author_uri))
+                except (FetchError, ParseError) as exc:
+                    log.info("post.parent_author_unresolved uri=%s error=%s", local.uri, exc)
         else:
             try:
                 note = parse_note(await fetch_object(rt.http, reply_to, auth=rt.signed_get_auth()))

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from datetime import timedelta
 
+import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
@@ -14,8 +16,10 @@ from app.runtime import Runtime
 from app.store import actors as actor_store
 from federation.client import fetch_object
 from federation.errors import (
+    BlockedAddress,
     FetchError,
     FetchStatusError,
+    InvalidDocument,
     KeyGone,
     KeyNotFound,
     KeyUnavailable,
@@ -29,6 +33,15 @@ ACTOR_TTL = timedelta(days=1)
 KEY_REFRESH_COOLDOWN = 60.0  # seconds between forced refetches of one key (forgery flood guard)
 
 
+# "\u0000" preceded by an even number of backslashes: JSON text that decodes to a NUL.
+_NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+
+
+def contains_nul(json_text: str) -> bool:
+    """True when ``json_text`` decodes to a string holding U+0000 (PostgreSQL cannot store it)."""
+    return _NUL_ESCAPE.search(json_text) is not None
+
+
 def _strip_fragment(url: str) -> str:
     return url.split("#", 1)[0]
 
@@ -36,6 +49,8 @@ def _strip_fragment(url: str) -> str:
 async def fetch_actor_document(rt: Runtime, uri: str) -> Actor:
     """GET and parse an actor; FetchError / ParseError on failure."""
     doc = await fetch_object(rt.http, uri, auth=rt.signed_get_auth())
+    if contains_nul(json.dumps(doc)):
+        raise ParseError("actor document holds a NUL character")
     return parse_actor(doc)
 
 
@@ -88,6 +103,14 @@ def _public_key(key_id: str, owner: str, material: str) -> PublicKey:
     return PublicKey(key_id=key_id, owner=owner, key=key)
 
 
+def _has_host(url: str) -> bool:
+    """True when ``url`` parses (as httpx will send it) and names a host."""
+    try:
+        return bool(httpx.URL(_strip_fragment(url)).host)
+    except (httpx.InvalidURL, TypeError):
+        return False
+
+
 class KeyResolver:
     """The ``fetch_key(key_id, refresh)`` coroutine given to the signature verifier."""
 
@@ -99,7 +122,7 @@ class KeyResolver:
         return self.fetch_key
 
     async def fetch_key(self, key_id: str, refresh: bool) -> PublicKey:
-        if not key_id.startswith(("https://", "http://")):
+        if not key_id.startswith(("https://", "http://")) or not _has_host(key_id):
             raise KeyNotFound("keyId must be an http(s) URL")
         if not refresh:
             async with self._rt.sessions() as session:
@@ -117,6 +140,8 @@ class KeyResolver:
         rt = self._rt
         try:
             doc = await fetch_object(rt.http, _strip_fragment(key_id), auth=rt.signed_get_auth())
+            if contains_nul(json.dumps(doc)):
+                raise ParseError("key document holds a NUL character")
             if "publicKeyPem" in doc and "inbox" not in doc:
                 # A standalone key document: its owner must list it back (two-way link).
                 owner = doc.get("owner")
@@ -131,6 +156,9 @@ class KeyResolver:
             if exc.status in (404, 401, 403):
                 raise KeyNotFound(f"key not found ({exc.status})") from exc
             raise KeyUnavailable(f"key fetch failed ({exc.status})") from exc
+        except (InvalidDocument, BlockedAddress) as exc:
+            # Not temporary: a 503 would make the sender retry for days (interop.md 3.12).
+            raise KeyNotFound(f"key document unusable: {exc}") from exc
         except FetchError as exc:
             raise KeyUnavailable(f"key fetch failed: {exc}") from exc
         except ParseError as exc:

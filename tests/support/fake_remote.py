@@ -27,6 +27,15 @@ from federation.keys import (
 )
 
 AS2 = "application/activity+json"
+_KEY_POOL: dict[int, RSAPrivateKey] = {}
+
+
+def pooled_rsa_key(index: int) -> RSAPrivateKey:
+    """The RSA key number ``index`` of a per-process pool: generated once, then reused, so
+    tests that make many actors do not pay for key generation each time."""
+    if index not in _KEY_POOL:
+        _KEY_POOL[index] = generate_rsa_key()
+    return _KEY_POOL[index]
 
 
 @dataclass
