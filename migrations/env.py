@@ -8,7 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from app.config import load_settings
-from app.db import models  # noqa: F401 - registers the tables on the metadata
+from app.db import models, models_ai  # noqa: F401 - registers the tables on the metadata
 from app.db.base import Base
 from app.db.session import create_engine
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from app.db import models  # noqa: F401 - registers the tables
+from app.db import models, models_ai  # noqa: F401 - registers the tables
 from app.db.base import Base
 from app.db.migrate import upgrade_to_head_async
 from app.db.session import create_engine
