@@ -36,12 +36,19 @@ def test_package_keeps_its_boundaries(package: str) -> None:
 
 
 def test_templates_are_only_rendered_from_the_web_layer() -> None:
+    """HTML templates belong to app/web; the one other jinja2 user renders owner-written prompt
+    templates in a sandbox."""
     users = [
         path.relative_to(ROOT).as_posix()
         for path in sorted((ROOT / "app").rglob("*.py"))
         if "jinja2" in {m.split(".")[0] for m in imported_modules(path)}
     ]
-    assert users and all(user.startswith("app/web/") for user in users)
+    assert users and all(
+        user.startswith("app/web/") or user == "app/services/prompts.py" for user in users
+    )
+    prompts = ROOT / "app/services/prompts.py"
+    if prompts.exists():
+        assert "jinja2.sandbox" in imported_modules(prompts)
 
 
 def test_no_module_settings_are_read_at_import_time() -> None:
