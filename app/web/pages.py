@@ -8,7 +8,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 
-from app.errors import NotFound
+from app.errors import BadRequest, NotFound
 from app.services.profile import AVATAR, HEADER, counts
 from app.web.state import owner_of, runtime_of
 
@@ -56,3 +56,12 @@ async def media(request: Request) -> Response:
     if path.parent != root or not path.is_file():
         raise NotFound("no such file")
     return FileResponse(path, headers={"Cache-Control": "public, max-age=86400"})
+
+
+async def authorize_interaction(request: Request) -> Response:
+    """Target of the WebFinger subscribe template: how the owner acts on a remote URI here."""
+    uri = request.query_params.get("uri", "").strip()
+    if not uri:
+        raise BadRequest("missing uri parameter")
+    rt = runtime_of(request)
+    return render(request, "interact.html", settings=rt.settings, urls=rt.urls, uri=uri)

@@ -32,6 +32,7 @@ ROUTES = [
     Route("/", pages.home),
     Route("/@{username}", pages.profile_page),
     Route("/media/{name}", pages.media),
+    Route("/authorize_interaction", pages.authorize_interaction),
     Route("/actor", ap.instance_actor),
     Route("/actor/inbox", ap.inbox, methods=["POST"]),
     Route("/inbox", ap.inbox, methods=["POST"]),

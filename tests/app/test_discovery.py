@@ -200,3 +200,13 @@ async def test_collections_have_counts(asgi, path):
 async def test_healthz(asgi):
     response = await asgi.client.get("/healthz")
     assert response.json() == {"status": "ok"}
+
+
+async def test_subscribe_template_target_explains_how_to_interact(asgi):
+    jrd = (await asgi.client.get("/.well-known/webfinger?resource=acct:myna@myna.test")).json()
+    template = next(link["template"] for link in jrd["links"] if "template" in link)
+    url = template.replace("{uri}", "https://remote.example/users/alice")
+    page = await asgi.client.get(url.removeprefix("https://myna.test"))
+    assert page.status_code == 200
+    assert "myna follow https://remote.example/users/alice" in page.text
+    assert (await asgi.client.get("/authorize_interaction")).status_code == 400
