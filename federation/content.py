@@ -92,8 +92,10 @@ def _patterns() -> _Patterns:
         # or # just before (CJK text often has no space before a URL).
         url=re.compile(rf"(?<![A-Za-z0-9_@$#＠＃])https?://[^{_URL_STOP}]+", re.IGNORECASE),
         # Interop: Mastodon Account::MENTION_RE; the domain must end with a word character.
+        # An optional :port keeps "@a@host:8443" from turning into "@a@host", another account.
         mention=re.compile(
-            rf"(?<![=/{word}])@({_USERNAME})(?:@([{word}.\-]+(?<=[{word}])))?(?![{word}])"
+            rf"(?<![=/{word}])@({_USERNAME})(?:@([{word}.\-]+(?<=[{word}])(?::[0-9]{{1,5}})?))?"
+            rf"(?![{word}])"
         ),
         # Interop: Mastodon Tag::HASHTAG_RE; the name is validated in _hashtag_name.
         hashtag=re.compile(rf"(?<![/){word}])#([{word}{_TAG_SEPARATORS}]+)"),

@@ -57,7 +57,10 @@ async def _load(request: Request) -> tuple[Runtime, Post]:
     uri = f"{rt.urls.actor(owner.username)}/statuses/{request.path_params['token']}"
     async with rt.sessions() as session:
         post = await post_store.get_post(session, uri)
-    if post is None or not await _may_see(request, rt, post):
+    if post is None:
+        raise NotFound("no such post")
+    # A tombstone reveals nothing, so deleted posts answer 410 whatever their visibility.
+    if post.deleted_at is None and not await _may_see(request, rt, post):
         raise NotFound("no such post")
     return rt, post
 

@@ -260,3 +260,12 @@ async def test_never_delivers_to_blocked_or_gone_actors(asgi, fake_remote):
     assert inboxes == ["https://a.example/inbox"]
     async with asgi.rt.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Delivery)) == 1
+
+
+async def test_deleted_followers_only_post_answers_410_too(asgi):
+    post = await posting.publish(asgi.rt, posting.Draft(text="private", visibility="followers"))
+    await posting.delete(asgi.rt, post.uri)
+    gone = await asgi.client.get(post.uri.removeprefix("https://myna.test"), headers=AS2)
+    assert gone.status_code == 410
+    assert gone.json() == {**gone.json(), "id": post.uri, "type": "Tombstone"}
+    assert "private" not in gone.text

@@ -325,3 +325,9 @@ def test_entity_finders_never_raise_and_return_substrings(text: str) -> None:
         assert "#" + name in text
     for link in find_links(text):
         assert link in text
+
+
+def test_mention_keeps_the_port_of_its_host() -> None:
+    # "@a@host:8443" is another account than "@a@host"; cutting the port would misaddress it.
+    text = "@myna@127.0.0.1:8001 hi @a@b.example, @c@d.example:443."
+    assert find_mentions(text) == ["myna@127.0.0.1:8001", "a@b.example", "c@d.example:443"]
