@@ -11,7 +11,8 @@ from typing import Any
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from app.commands import posting, setup, social
+from app.commands import generation, posting, setup, social
+from app.commands import schedules as schedule_commands
 from app.config import ConfigError, load_settings
 from app.errors import AppError, UserError
 
@@ -102,6 +103,50 @@ def build_parser() -> argparse.ArgumentParser:
     deliveries.add_argument("--state", choices=["pending", "processing", "sent", "failed"])
     deliveries.add_argument("--post", metavar="POST_URL")
     deliveries.add_argument("--limit", type=int, default=100)
+
+    gen = add("generate", generation.cmd_generate, "generate candidate posts (drafts by default)")
+    gen.add_argument("--persona", metavar="NAME", help="persona to write as (default: default)")
+    gen.add_argument("--prompt", metavar="TEXT", help="topic or instructions for this post")
+    gen.add_argument("--image", action="store_true", help="add a generated image to each")
+    gen.add_argument("--candidates", type=int, default=1, metavar="N", help="how many (1-8)")
+    mode = gen.add_mutually_exclusive_group()
+    mode.add_argument("--publish", action="store_true", help="publish the best candidate now")
+    mode.add_argument("--draft", action="store_true", help="keep drafts for review (default)")
+    drafts = add("drafts", generation.cmd_drafts, "list, show or edit drafts awaiting review")
+    drafts.add_argument("action", nargs="?", choices=["show", "edit"])
+    drafts.add_argument("draft", nargs="?", metavar="DRAFT_ID")
+    drafts.add_argument("text", nargs="?", metavar="TEXT")
+    drafts.add_argument("--state", choices=[*generation.REVIEW_STATES, "published", "rejected"])
+    drafts.add_argument("--all", action="store_true", help="every state, published included")
+    drafts.add_argument("--limit", type=int, default=50)
+    approve = add("approve", generation.cmd_approve, "publish a draft now or at --at TIME")
+    approve.add_argument("draft", metavar="DRAFT_ID")
+    approve.add_argument("--at", metavar="TIME", help="ISO 8601 (UTC default), +30m, +2h, HH:MM")
+    add("reject", generation.cmd_reject, "reject a draft").add_argument("draft", metavar="DRAFT_ID")
+    persona = add("personas", generation.cmd_personas, "list, show, add, change or remove personas")
+    persona.add_argument("action", nargs="?", choices=["show", "add", "set", "remove"])
+    persona.add_argument("name", nargs="?", metavar="NAME")
+    persona.add_argument("--system", metavar="TEXT", help="system prompt")
+    persona.add_argument("--template", metavar="TEXT", help="jinja2 prompt template")
+    persona.add_argument("--template-file", metavar="PATH", help="read the template from a file")
+    persona.add_argument("--language", metavar="CODE")
+    persona.add_argument("--visibility", choices=["public", "unlisted", "followers"])
+    persona.add_argument("--hashtags", metavar="TAGS", help='e.g. "Birds NatureNotes" ("" clears)')
+    persona.add_argument("--max-per-day", type=int, metavar="N", help="published posts per day")
+
+    sched = add("schedules", schedule_commands.cmd_schedules, "list, add or change schedules")
+    sched.add_argument("action", nargs="?", choices=["add", "enable", "disable", "remove", "runs"])
+    sched.add_argument("name", nargs="?", metavar="NAME")
+    sched.add_argument("--cron", metavar="EXPR", help="5-field cron, e.g. '0 9 * * mon-fri'")
+    sched.add_argument("--tz", default="UTC", metavar="ZONE", help="IANA zone (default UTC)")
+    sched.add_argument("--persona", metavar="NAME", help="persona to write as (default: default)")
+    sched.add_argument("--prompt", metavar="TEXT", help="topic or instructions for each post")
+    sched.add_argument("--image", action="store_true", help="add a generated image")
+    sched.add_argument("--candidates", type=int, default=1, metavar="N", help="how many (1-8)")
+    sched_mode = sched.add_mutually_exclusive_group()
+    sched_mode.add_argument("--publish", action="store_true", help="publish the best at once")
+    sched_mode.add_argument("--draft", action="store_true", help="keep drafts for review")
+    sched.add_argument("--limit", type=int, default=50, help="runs to show (with `runs`)")
     return parser
 
 

@@ -10,6 +10,7 @@ import sys
 
 from argon2 import PasswordHasher
 
+from app.clock import clock_for
 from app.commands.base import Result
 from app.config import Settings
 from app.keys import ensure_keys
@@ -65,7 +66,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     load_keys(settings.keys_dir)  # fail early, with one line, when `myna init` never ran
     configure_logging(settings.log_level)
     config = uvicorn.Config(
-        create_app(settings),
+        create_app(settings, clock=clock_for(settings)),
         host=settings.host,
         port=settings.port,
         lifespan="on",
@@ -90,6 +91,6 @@ async def cmd_worker(settings: Settings, args: argparse.Namespace) -> tuple[Resu
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with open_runtime(settings) as rt:
+    async with open_runtime(settings, clock=clock_for(settings)) as rt:
         await run_workers(rt, stop)
     return {"worker": "stopped"}, "Worker stopped."

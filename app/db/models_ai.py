@@ -36,9 +36,7 @@ class Draft(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     batch: Mapped[str] = mapped_column(String(32), index=True)  # candidates generated together
     persona_id: Mapped[int | None] = mapped_column(ForeignKey("personas.id", ondelete="SET NULL"))
-    schedule_id: Mapped[int | None] = mapped_column(
-        ForeignKey("schedules.id", ondelete="SET NULL")
-    )
+    schedule_id: Mapped[int | None] = mapped_column(ForeignKey("schedules.id", ondelete="SET NULL"))
     # candidate | approved (publish_at set: scheduled) | published | rejected | blocked | failed
     state: Mapped[str] = mapped_column(String(16))
     text: Mapped[str] = mapped_column(Text)

@@ -34,8 +34,8 @@ from app.handlers.base import (
     owner_follows,
 )
 from app.handlers.moderation import delete_actor, update_actor
-from app.services.replies import maybe_reply
 from app.services.remote import actor_document_json, contains_nul, resolve_actor
+from app.services.replies import maybe_reply
 from app.store import posts as post_store
 from app.store import timeline
 from app.store.notifications import add_notification

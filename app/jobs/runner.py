@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from app.inbox_handlers import build_router
 from app.jobs.delivery_worker import process_delivery_batch
 from app.jobs.inbox_worker import process_inbox_batch
+from app.jobs.scheduler import process_schedules
 from app.runtime import Runtime
 
 log = logging.getLogger("myna.jobs")
@@ -42,11 +43,12 @@ async def _first(*events: asyncio.Event) -> None:
 
 
 async def run_workers(rt: Runtime, stop: asyncio.Event) -> None:
-    """Run the inbox and delivery workers until ``stop`` is set."""
+    """Run the inbox, delivery and schedule workers until ``stop`` is set."""
     router = build_router()
     log.info("workers.start")
     await asyncio.gather(
         _loop("inbox", lambda: process_inbox_batch(rt, router), rt.wakeups.inbox, stop),
         _loop("delivery", lambda: process_delivery_batch(rt), rt.wakeups.delivery, stop),
+        _loop("scheduler", lambda: process_schedules(rt), asyncio.Event(), stop),
     )
     log.info("workers.stop")

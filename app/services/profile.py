@@ -9,6 +9,7 @@ from typing import Any
 
 from app.db.models import LocalActor
 from app.runtime import Runtime
+from app.services import labels
 from app.store import follows as follow_store
 from app.store import posts as post_store
 from federation.builders import ActorProfile, Image, build_actor, build_instance_actor
@@ -38,7 +39,7 @@ def actor_document(rt: Runtime, owner: LocalActor) -> dict[str, Any]:
     s, urls = rt.settings, rt.urls
     fields = [
         (name, text_to_html(value).removeprefix("<p>").removesuffix("</p>"))
-        for name, value in s.profile_fields
+        for name, value in (*s.profile_fields, *labels.profile_fields(s))
     ]
     profile = ActorProfile(
         id=urls.actor(owner.username),
