@@ -50,7 +50,7 @@ class Settings:
     moderation_model: str | None = None
     workers_in_process: bool = True
     log_level: str = "INFO"
-    delivery_lease_seconds: int = 120
+    delivery_lease_seconds: int = 60
     follow_moves: bool = False
     operator: str | None = None
     daily_post_budget: int = 24
@@ -258,7 +258,7 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         moderation_model=env.get("MYNA_MODERATION_MODEL") or None,
         workers_in_process=_flag(env, "MYNA_WORKERS_IN_PROCESS", True),
         log_level=log_level,
-        delivery_lease_seconds=_int(env, "MYNA_DELIVERY_LEASE_SECONDS", 120, minimum=5),
+        delivery_lease_seconds=_int(env, "MYNA_DELIVERY_LEASE_SECONDS", 60, minimum=5),
         follow_moves=_flag(env, "MYNA_FOLLOW_MOVES", False),
         operator=env.get("MYNA_OPERATOR") or None,
         daily_post_budget=_int(env, "MYNA_DAILY_POST_BUDGET", 24),

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 from app.inbox_handlers import build_router
 from app.jobs.delivery_worker import process_delivery_batch
@@ -45,10 +46,13 @@ async def _first(*events: asyncio.Event) -> None:
 async def run_workers(rt: Runtime, stop: asyncio.Event) -> None:
     """Run the inbox, delivery and schedule workers until ``stop`` is set."""
     router = build_router()
+    lease = timedelta(seconds=rt.settings.delivery_lease_seconds)
     log.info("workers.start")
     await asyncio.gather(
         _loop("inbox", lambda: process_inbox_batch(rt, router), rt.wakeups.inbox, stop),
-        _loop("delivery", lambda: process_delivery_batch(rt), rt.wakeups.delivery, stop),
+        _loop(
+            "delivery", lambda: process_delivery_batch(rt, lease=lease), rt.wakeups.delivery, stop
+        ),
         _loop("scheduler", lambda: process_schedules(rt), asyncio.Event(), stop),
     )
     log.info("workers.stop")
