@@ -12,6 +12,7 @@ from app.db.models import Delivery, OutgoingActivity, Post, TimelineEntry
 from app.errors import UserError
 from app.runtime import open_runtime
 from app.services import interactions, posting
+from app.store import deliveries as delivery_store
 from app.store import posts as post_store
 from federation.sanitize import html_to_text
 
@@ -153,6 +154,7 @@ async def cmd_deliveries(settings: Settings, args: argparse.Namespace) -> tuple[
                     )
                 )
             rows = (await session.execute(stmt)).all()
+            history = await delivery_store.attempts_of(session, [d.id for d, _ in rows])
     data = [
         {
             "id": d.id,
@@ -164,12 +166,27 @@ async def cmd_deliveries(settings: Settings, args: argparse.Namespace) -> tuple[
             "last_status": d.last_status,
             "last_error": d.last_error,
             "next_attempt_at": iso(d.next_attempt_at),
+            "history": [
+                {
+                    "at": iso(t.attempted_at),
+                    "status": t.status,
+                    "error": t.error,
+                    "scheme": t.scheme,
+                }
+                for t in history[d.id]
+            ],
         }
         for d, a in rows
     ]
-    text = "\n".join(
-        f"{d['state']:<10} {d['attempts']:>2}x {d['last_status'] or '-':>4} "
-        f"{d['type']:<8} {d['inbox']}  {d['last_error'] or ''}"
-        for d in data
-    )
+    lines = []
+    for d, a in rows:
+        lines.append(
+            f"{d.state:<10} {d.attempts:>2}x {d.last_status or '-':>4} "
+            f"{a.type:<8} {d.inbox_url}  {d.last_error or ''}"
+        )
+        lines += [
+            f"    {iso(t.attempted_at)}  {t.status or '-':>4}  {t.scheme or ''}  {t.error or ''}"
+            for t in history[d.id]
+        ]
+    text = "\n".join(lines)
     return data, text or "No deliveries."

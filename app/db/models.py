@@ -161,6 +161,21 @@ class Delivery(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class DeliveryAttempt(Base):
+    """One try of one delivery: what the inbox answered (or why there was no answer)."""
+
+    __tablename__ = "delivery_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="CASCADE"), index=True
+    )
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    scheme: Mapped[str | None] = mapped_column(String(32))
+
+
 class RemoteHost(Base):
     """What we learned about another server: its signature scheme, and whether it is down."""
 

@@ -81,6 +81,7 @@ class _Record:
     host_status: int | None = None
     scheme: str | None = None
     gone_inbox: str | None = None
+    tried_scheme: str | None = None  # set for every real attempt, kept in its history
 
 
 async def process_delivery_batch(
@@ -244,6 +245,7 @@ def _outcome(
         host_status=result.status,
         scheme=result.scheme.value if result.ok else None,
         gone_inbox=job.inbox_url if outcome is Outcome.GONE else None,
+        tried_scheme=result.scheme.value,
     )
 
 
@@ -286,6 +288,11 @@ async def _write(rt: Runtime, records: list[_Record]) -> None:
             by_host[record.host].append(record)
     async with rt.writes.begin() as session:
         await store.update_deliveries(session, [r.row for r in records])
+        await store.add_attempts(session, [
+            {"delivery_id": r.row["id"], "attempted_at": r.now, "status": r.row["last_status"],
+             "error": r.row["last_error"], "scheme": r.tried_scheme}
+            for r in records if r.tried_scheme is not None
+        ])  # fmt: skip
         for host, events in sorted(by_host.items()):
             await _write_host(session, host, events)
         for record in records:

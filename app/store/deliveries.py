@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import (
     Delivery,
+    DeliveryAttempt,
     Follower,
     Following,
     LocalActor,
@@ -172,6 +173,28 @@ async def update_deliveries(session: AsyncSession, rows: Sequence[Mapping[str, A
     )
     params = [{f"_{name}": value for name, value in row.items()} for row in rows]
     await session.execute(stmt, params)
+
+
+async def add_attempts(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Append attempts to the deliveries' histories (one bulk insert)."""
+    if rows:
+        await session.execute(insert(DeliveryAttempt), list(rows))
+
+
+async def attempts_of(
+    session: AsyncSession, delivery_ids: Collection[int]
+) -> dict[int, list[DeliveryAttempt]]:
+    """Every attempt of the given deliveries, oldest first, by delivery id."""
+    found: dict[int, list[DeliveryAttempt]] = {i: [] for i in delivery_ids}
+    if delivery_ids:
+        stmt = (
+            select(DeliveryAttempt)
+            .where(DeliveryAttempt.delivery_id.in_(list(delivery_ids)))
+            .order_by(DeliveryAttempt.id)
+        )
+        for attempt in (await session.scalars(stmt)).all():
+            found[attempt.delivery_id].append(attempt)
+    return found
 
 
 async def renew_leases(session: AsyncSession, ids: Collection[int], until: datetime) -> None:

@@ -22,6 +22,7 @@ from app.jobs.delivery_worker import process_delivery_batch
 from app.runtime import Runtime, open_runtime
 from app.services.outbox import new_activity_id, queue_activity
 from app.store.actors import get_local_actor
+from app.store.deliveries import attempts_of
 from tests.conftest import Clock
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -89,8 +90,11 @@ async def test_inbox_that_is_down_receives_the_post_once_it_recovers(
     assert await process_delivery_batch(rt) == 1
     row = await _row(rt)
     assert (row.state, row.attempts, row.last_status, row.last_error) == (
-        "pending", 2, 500, "HTTP 500",
-    )  # fmt: skip
+        "pending",
+        2,
+        500,
+        "HTTP 500",
+    )
     assert clock.now + timedelta(seconds=16) <= row.next_attempt_at
     assert row.next_attempt_at <= clock.now + timedelta(seconds=37)
     clock.now = row.next_attempt_at - SECOND
@@ -108,7 +112,19 @@ async def test_inbox_that_is_down_receives_the_post_once_it_recovers(
     assert [status for _, status, _ in inbox.seen] == [503, 500, 202]
     assert [activity for _, _, activity in inbox.seen] == [activity_id] * 3
     assert [seen_at for seen_at, _, _ in inbox.seen] == [
-        NOW, NOW + timedelta(minutes=10), clock.now - timedelta(days=4),
-    ]  # fmt: skip
+        NOW,
+        NOW + timedelta(minutes=10),
+        clock.now - timedelta(days=4),
+    ]
     assert sum(1 for _, status, _ in inbox.seen if 200 <= status < 300) == 1
+
+    # Every attempt's status and error stays visible (`myna deliveries` prints this history).
+    async with rt.sessions() as session:
+        (history,) = (await attempts_of(session, [row.id])).values()
+    assert [(t.status, t.error) for t in history] == [
+        (503, "HTTP 503"),
+        (500, "HTTP 500"),
+        (202, None),
+    ]
+    assert [t.attempted_at for t in history] == [seen_at for seen_at, _, _ in inbox.seen]
     await rt.http.aclose()
