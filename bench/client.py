@@ -116,7 +116,7 @@ async def aiohttp_rate(
                     headers.update(sign_request(*args))
             async with session.post(url, data=body, headers=headers) as response:
                 await response.read()
-                return response.status == 202
+                return bool(response.status == 202)
 
         await _drive(min(n, 64), concurrency, one)
         return await _drive(n, concurrency, one)
