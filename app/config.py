@@ -42,6 +42,7 @@ class Settings:
     profile_fields: tuple[tuple[str, str], ...] = ()
     manually_approves_followers: bool = False
     discoverable: bool = True
+    show_follows: bool = True
     indexable: bool = True
     openai_base_url: str | None = None
     openai_api_key: str | None = field(default=None, repr=False)
@@ -250,6 +251,7 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         profile_fields=_profile_fields(env.get("MYNA_PROFILE_FIELDS")),
         manually_approves_followers=_flag(env, "MYNA_MANUALLY_APPROVES_FOLLOWERS", False),
         discoverable=_flag(env, "MYNA_DISCOVERABLE", True),
+        show_follows=_flag(env, "MYNA_SHOW_FOLLOWS", True),
         indexable=_flag(env, "MYNA_INDEXABLE", True),
         openai_base_url=env.get("OPENAI_BASE_URL") or None,
         openai_api_key=env.get("OPENAI_API_KEY") or None,

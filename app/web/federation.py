@@ -76,12 +76,11 @@ async def inbox(request: Request) -> Response:
 async def _paged(
     request: Request, collection_id: str, total: int, items: list[Any] | None
 ) -> Response:
-    """A collection with ``totalItems``; ``?page=N`` returns one page of ``items``."""
+    """A collection with ``totalItems``; ``?page=N`` returns one page of ``items``. With
+    ``items=None`` only the count is shown (no ``first``: Mastodon reads that as hidden)."""
     page = request.query_params.get("page")
     if items is None:
-        return as2_response(
-            build_ordered_collection(collection_id=collection_id, total=total, items=[])
-        )
+        return as2_response(build_ordered_collection(collection_id=collection_id, total=total))
     if page is None:
         return as2_response(
             build_ordered_collection(
@@ -110,9 +109,8 @@ async def followers(request: Request) -> Response:
     rt = runtime_of(request)
     async with rt.sessions() as session:
         rows = await follow_store.list_followers(session, owner.id)
-    return await _paged(
-        request, rt.urls.followers(owner.username), len(rows), [a.uri for _, a in rows]
-    )
+    items = [a.uri for _, a in rows] if rt.settings.show_follows else None
+    return await _paged(request, rt.urls.followers(owner.username), len(rows), items)
 
 
 async def following(request: Request) -> Response:
@@ -121,9 +119,8 @@ async def following(request: Request) -> Response:
     rt = runtime_of(request)
     async with rt.sessions() as session:
         rows = await follow_store.list_following(session, owner.id, state="accepted")
-    return await _paged(
-        request, rt.urls.following(owner.username), len(rows), [a.uri for _, a in rows]
-    )
+    items = [a.uri for _, a in rows] if rt.settings.show_follows else None
+    return await _paged(request, rt.urls.following(owner.username), len(rows), items)
 
 
 async def featured_tags(request: Request) -> Response:

@@ -210,3 +210,39 @@ async def test_subscribe_template_target_explains_how_to_interact(asgi):
     assert page.status_code == 200
     assert "myna follow https://remote.example/users/alice" in page.text
     assert (await asgi.client.get("/authorize_interaction")).status_code == 400
+
+
+@pytest.mark.parametrize("show", [True, False])
+async def test_follower_pages_follow_the_setting(asgi, fake_remote, show):
+    from dataclasses import replace
+
+    from app.db.models import Follower
+    from app.store.actors import upsert_remote_actor
+    from federation.parse import parse_actor
+
+    rt = asgi.rt
+    rt.settings = replace(rt.settings, show_follows=show)
+    actor = fake_remote.add_actor("https://a.example", "x")
+    async with rt.writes.begin() as session:
+        row = await upsert_remote_actor(session, parse_actor(actor.document), rt.clock())
+        session.add(
+            Follower(
+                local_actor_id=1,
+                remote_actor_id=row.id,
+                follow_activity_id="f",
+                follow_activity="{}",
+                state="accepted",
+                created_at=rt.clock(),
+                updated_at=rt.clock(),
+            )
+        )
+    accept = {"Accept": "application/activity+json"}
+    doc = (await asgi.client.get("/users/myna/followers", headers=accept)).json()
+    assert doc["totalItems"] == 1
+    if show:
+        page = (
+            await asgi.client.get(doc["first"].removeprefix("https://myna.test"), headers=accept)
+        ).json()
+        assert page["orderedItems"] == [actor.id]
+    else:
+        assert "first" not in doc and "orderedItems" not in doc
