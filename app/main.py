@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 from app.config import Settings
 from app.jobs.runner import run_workers
 from app.runtime import Clock, open_runtime, utcnow
+from app.services.profile_updates import announce_profile_change
 from app.services.remote import KeyResolver
 from app.web.errors import EXCEPTION_HANDLERS
 from app.web.pages import create_templates
@@ -24,6 +25,7 @@ def create_app(
     clock: Clock = utcnow,
     transport: httpx.AsyncBaseTransport | None = None,
     run_workers_in_process: bool | None = None,
+    announce_profile: bool = False,
 ) -> Starlette:
     """Build the application; nothing is opened until the lifespan starts."""
     workers = (
@@ -35,6 +37,8 @@ def create_app(
         async with open_runtime(settings, clock=clock, transport=transport) as rt:
             app.state.runtime = rt
             app.state.key_resolver = KeyResolver(rt)
+            if announce_profile:
+                await announce_profile_change(rt)
             app.state.templates = create_templates()
             stop = asyncio.Event()
             task = asyncio.create_task(run_workers(rt, stop)) if workers else None

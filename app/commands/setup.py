@@ -16,6 +16,7 @@ from app.config import Settings
 from app.keys import ensure_keys
 from app.logs import configure_logging
 from app.runtime import open_runtime
+from app.services.profile_updates import announce_profile_change
 from app.store import actors as actor_store
 
 
@@ -66,7 +67,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     load_keys(settings.keys_dir)  # fail early, with one line, when `myna init` never ran
     configure_logging(settings.log_level)
     config = uvicorn.Config(
-        create_app(settings, clock=clock_for(settings)),
+        create_app(settings, clock=clock_for(settings), announce_profile=True),
         host=settings.host,
         port=settings.port,
         lifespan="on",
@@ -92,5 +93,6 @@ async def cmd_worker(settings: Settings, args: argparse.Namespace) -> tuple[Resu
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with open_runtime(settings, clock=clock_for(settings)) as rt:
+        await announce_profile_change(rt)
         await run_workers(rt, stop)
     return {"worker": "stopped"}, "Worker stopped."
