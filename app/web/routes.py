@@ -8,7 +8,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from app.web import federation as ap
-from app.web import pages, posts, wellknown
+from app.web import metrics, pages, posts, wellknown
 from app.web.state import runtime_of
 
 
@@ -24,6 +24,7 @@ async def healthz(request: Request) -> Response:
 
 ROUTES = [
     Route("/healthz", healthz),
+    Route("/metrics", metrics.metrics),
     Route("/.well-known/webfinger", wellknown.webfinger),
     Route("/.well-known/host-meta", wellknown.host_meta),
     Route("/.well-known/host-meta.json", wellknown.host_meta),

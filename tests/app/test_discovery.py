@@ -246,3 +246,16 @@ async def test_follower_pages_follow_the_setting(asgi, fake_remote, show):
         assert page["orderedItems"] == [actor.id]
     else:
         assert "first" not in doc and "orderedItems" not in doc
+
+
+async def test_metrics_report_queue_depths_and_counts(asgi):
+    from app.services import posting
+
+    await posting.publish(asgi.rt, posting.Draft(text="counted"))
+    response = await asgi.client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    lines = response.text.splitlines()
+    assert "myna_local_posts 1" in lines
+    assert "myna_followers 0" in lines
+    assert "# TYPE myna_deliveries gauge" in lines
