@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -168,13 +169,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(exc.reason)
     except (OperationalError, DBAPIError, OSError) as exc:
         first = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        if "no such table" in first or ("relation" in first and "does not exist" in first):
+            return _fail("the database schema is out of date: run `myna migrate`")
         return _fail(f"cannot use the database or data directory: {first}")
     except KeyboardInterrupt:
         return 130
-    if args.json:
-        print(json.dumps(result, ensure_ascii=False))
-    else:
-        print(text)
+    try:
+        print(json.dumps(result, ensure_ascii=False) if args.json else text)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `myna drafts | head`: the reader left, which is not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

@@ -120,3 +120,30 @@ def test_follow_of_a_bad_handle_is_a_one_line_error(tmp_path: Path) -> None:
     assert_one_line_error(run(tmp_path, "follow", "nobody"), "not a handle")
     blocked = run(tmp_path, "follow", "someone@127.0.0.1:9")
     assert_one_line_error(blocked, "cannot resolve")
+
+
+def test_out_of_date_schema_says_to_migrate(tmp_path: Path) -> None:
+    import sqlite3
+
+    assert run(tmp_path, "init").returncode == 0
+    with sqlite3.connect(tmp_path / "data" / "myna.db") as db:
+        db.execute("DROP TABLE notifications")
+    assert_one_line_error(run(tmp_path, "notifications"), "run `myna migrate`")
+
+
+def test_output_into_a_closed_pipe_is_not_an_error(tmp_path: Path) -> None:
+    assert run(tmp_path, "init").returncode == 0
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MYNA_", "OPENAI_"))}
+    env["MYNA_DATA_DIR"] = str(tmp_path / "data")
+    shell = f"{sys.executable} -m app notifications --limit 5 | head -c 1"
+    result = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", shell],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
