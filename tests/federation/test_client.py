@@ -16,14 +16,12 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
+from federation.addresses import IPAddress, Resolver, is_public_address
 from federation.client import (
     AS2_ACCEPT,
-    IPAddress,
-    Resolver,
     create_client,
     fetch_object,
     is_as2_content_type,
-    is_public_address,
     read_limited,
     wants_as2,
 )
