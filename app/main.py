@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 from app.config import Settings
 from app.jobs.runner import run_workers
 from app.runtime import Clock, open_runtime, utcnow
+from app.services.inbox import InboxWriter
 from app.services.profile_updates import announce_profile_change
 from app.services.remote import KeyResolver
 from app.web.errors import EXCEPTION_HANDLERS
@@ -37,6 +38,7 @@ def create_app(
         async with open_runtime(settings, clock=clock, transport=transport) as rt:
             app.state.runtime = rt
             app.state.key_resolver = KeyResolver(rt)
+            app.state.inbox_writer = InboxWriter(rt)
             if announce_profile:
                 await announce_profile_change(rt)
             app.state.templates = create_templates()

@@ -35,6 +35,7 @@ from app.db.models import Delivery
 from app.runtime import Runtime
 from app.store import deliveries as store
 from app.store.deliveries import DeliveryJob, HostState
+from app.store.group_commit import GroupCommit
 from app.store.queue import claim_rows
 from federation.delivery import DeliveryResult, deliver
 from federation.errors import ParseError
@@ -120,7 +121,7 @@ class _Batch:
         self.slots = asyncio.Semaphore(CONCURRENCY)
         self.trials: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self.signers: dict[str, Signer] = {}
-        self.recorder = _Recorder(rt)
+        self.recorder: GroupCommit[_Record, None] = GroupCommit(self._write_records)
         self.done = asyncio.Event()
 
     async def run(self, job: DeliveryJob) -> None:
@@ -144,7 +145,7 @@ class _Batch:
             now = self.rt.clock()
             if state.health.is_open(now):
                 assert state.health.open_until is not None
-                await self.recorder.commit(_deferral(job, host, state.health.open_until, now))
+                await self.recorder.submit(_deferral(job, host, state.health.open_until, now))
                 log.info(
                     "delivery.deferred id=%s host=%s until=%s",
                     job.id, host, state.health.open_until.isoformat(),
@@ -165,12 +166,16 @@ class _Batch:
             if result.ok:
                 state.scheme = result.scheme.value
             record = _outcome(job, host, result, state.health, now)
-            await self.recorder.commit(record)
+            await self.recorder.submit(record)
         log.info(
             "delivery.attempt id=%s inbox=%s status=%s scheme=%s state=%s attempt=%s error=%s",
             job.id, job.inbox_url, result.status, result.scheme.value, record.row["state"],
             job.attempts, result.error,
         )  # fmt: skip
+
+    async def _write_records(self, records: list[_Record]) -> list[None]:
+        await _write(self.rt, records)
+        return [None] * len(records)
 
     def _signer(self, username: str) -> Signer:
         if username not in self.signers:
@@ -247,37 +252,6 @@ def _outcome(
         gone_inbox=job.inbox_url if outcome is Outcome.GONE else None,
         tried_scheme=result.scheme.value,
     )
-
-
-class _Recorder:
-    """Group commit of outcomes: whoever takes the lock writes every outcome queued so far in
-    one transaction; each caller returns once its own outcome is committed."""
-
-    def __init__(self, rt: Runtime) -> None:
-        self.rt = rt
-        self.queue: list[tuple[_Record, asyncio.Future[None]]] = []
-        self.lock = asyncio.Lock()
-
-    async def commit(self, record: _Record) -> None:
-        """Return when ``record`` is committed; raise the database error if it was not."""
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.queue.append((record, future))
-        async with self.lock:
-            if not future.done():
-                items, self.queue = self.queue, []
-                try:
-                    await _write(self.rt, [r for r, _ in items])
-                except Exception as exc:
-                    for _, waiting in items:
-                        waiting.set_exception(exc)
-                except BaseException:  # cancelled while writing: nobody may wait forever
-                    for _, waiting in items:
-                        waiting.cancel()
-                    raise
-                else:
-                    for _, waiting in items:
-                        waiting.set_result(None)
-        await future
 
 
 async def _write(rt: Runtime, records: list[_Record]) -> None:

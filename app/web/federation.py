@@ -16,7 +16,7 @@ from app.store.deliveries import get_outgoing
 from app.web.negotiation import as2_response, prefers_as2
 from app.web.pages import profile_page
 from app.web.security import raw_headers, request_url, require_signed_get
-from app.web.state import keys_of, owner_of, runtime_of
+from app.web.state import inbox_writer_of, keys_of, owner_of, runtime_of
 from federation.builders import build_collection_page, build_ordered_collection
 
 MAX_INBOX_BODY = inbox_service.MAX_BODY
@@ -63,6 +63,7 @@ async def inbox(request: Request) -> Response:
     received = await inbox_service.receive(
         rt,
         keys_of(request),
+        inbox_writer_of(request),
         method=request.method,
         url=request_url(request),
         headers=raw_headers(request),

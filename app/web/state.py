@@ -7,6 +7,7 @@ from starlette.requests import Request
 from app.db.models import LocalActor
 from app.errors import NotFound
 from app.runtime import Runtime
+from app.services.inbox import InboxWriter
 from app.services.remote import KeyResolver
 from app.store.actors import get_local_actor
 
@@ -19,6 +20,11 @@ def runtime_of(request: Request) -> Runtime:
 def keys_of(request: Request) -> KeyResolver:
     resolver: KeyResolver = request.app.state.key_resolver
     return resolver
+
+
+def inbox_writer_of(request: Request) -> InboxWriter:
+    writer: InboxWriter = request.app.state.inbox_writer
+    return writer
 
 
 async def owner_of(request: Request, username: str | None = None) -> LocalActor:
