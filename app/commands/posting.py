@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from app.commands.base import Result, iso
 from app.config import Settings
-from app.db.models import Delivery, OutgoingActivity, Post, TimelineEntry
+from app.db.models import Post, TimelineEntry
 from app.errors import UserError
 from app.runtime import open_runtime
 from app.services import interactions, posting
@@ -134,26 +134,15 @@ async def cmd_timeline(settings: Settings, args: argparse.Namespace) -> tuple[Re
 async def cmd_deliveries(settings: Settings, args: argparse.Namespace) -> tuple[Result, str]:
     async with open_runtime(settings) as rt:
         async with rt.sessions() as session:
-            stmt = (
-                select(Delivery, OutgoingActivity)
-                .join(OutgoingActivity, OutgoingActivity.id == Delivery.activity_id)
-                .order_by(Delivery.id.desc())
-                .limit(args.limit)
-            )
-            if args.state:
-                stmt = stmt.where(Delivery.state == args.state)
+            post_uri = None
             if args.post:
                 post = await post_store.get_post_by_uri_or_url(session, args.post)
                 if post is None:
                     raise UserError(f"no post at {args.post}")
-                # Activities about a post have ids under the post's own id.
-                stmt = stmt.where(
-                    or_(
-                        OutgoingActivity.uri == f"{post.uri}/activity",
-                        OutgoingActivity.uri.startswith(f"{post.uri}#"),
-                    )
-                )
-            rows = (await session.execute(stmt)).all()
+                post_uri = post.uri
+            rows = await delivery_store.list_deliveries(
+                session, state=args.state, post_uri=post_uri, limit=args.limit
+            )
             history = await delivery_store.attempts_of(session, [d.id for d, _ in rows])
     data = [
         {

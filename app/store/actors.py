@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import LocalActor, RemoteActor, RemoteKey
@@ -67,7 +67,3 @@ async def put_remote_keys(
         else:
             row.owner_uri, row.public_key, row.fetched_at = owner, public_key, now
     await session.flush()
-
-
-async def count_remote_actors(session: AsyncSession) -> int:
-    return int(await session.scalar(select(func.count()).select_from(RemoteActor)) or 0)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import (
@@ -61,9 +61,11 @@ async def list_deliveries(
     session: AsyncSession,
     *,
     state: str | None = None,
-    activity_uri: str | None = None,
+    post_uri: str | None = None,
     limit: int = 100,
 ) -> Sequence[tuple[Delivery, OutgoingActivity]]:
+    """Newest-first deliveries with their activity; ``post_uri`` keeps those of the activities
+    about that post (their ids live under the post's own id)."""
     stmt = (
         select(Delivery, OutgoingActivity)
         .join(OutgoingActivity, OutgoingActivity.id == Delivery.activity_id)
@@ -72,22 +74,14 @@ async def list_deliveries(
     )
     if state is not None:
         stmt = stmt.where(Delivery.state == state)
-    if activity_uri is not None:
-        stmt = stmt.where(OutgoingActivity.uri == activity_uri)
+    if post_uri is not None:
+        stmt = stmt.where(
+            or_(
+                OutgoingActivity.uri == f"{post_uri}/activity",
+                OutgoingActivity.uri.startswith(f"{post_uri}#"),
+            )
+        )
     return [(d, a) for d, a in (await session.execute(stmt)).all()]
-
-
-async def count_outgoing(session: AsyncSession, activity_type: str) -> int:
-    stmt = (
-        select(func.count())
-        .select_from(OutgoingActivity)
-        .where(OutgoingActivity.type == activity_type)
-    )
-    return int(await session.scalar(stmt) or 0)
-
-
-async def last_activity_at(session: AsyncSession) -> datetime | None:
-    return await session.scalar(select(func.max(OutgoingActivity.created_at)))
 
 
 # ------------------------------------------------------------------ the worker's side --

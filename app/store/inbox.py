@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -63,8 +62,3 @@ async def insert_inbox_items(session: AsyncSession, items: Sequence[NewInboxItem
         first[item.activity_id] == index and item.activity_id in stored
         for index, item in enumerate(items)
     ]
-
-
-async def count_by_state(session: AsyncSession) -> dict[str, int]:
-    rows = await session.execute(select(InboxItem.state, func.count()).group_by(InboxItem.state))
-    return {state: int(count) for state, count in rows.all()}
