@@ -18,7 +18,6 @@ import asyncio
 import signal
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,10 +32,7 @@ from app.runtime import open_runtime
 from app.services.outbox import new_activity_id, queue_activity
 from app.store.actors import get_local_actor
 from tests.support.myna_proc import (
-    DATABASE_KINDS,
     MynaProcess,
-    database_url,
-    postgres_skip_reason,
     wait_for,
 )
 from tests.support.sink import Sink
@@ -44,14 +40,6 @@ from tests.support.sink import Sink
 pytestmark = pytest.mark.slow
 
 INBOXES = 300
-
-
-@pytest.fixture(params=DATABASE_KINDS)
-def db_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
-    if request.param == "postgresql" and (reason := postgres_skip_reason()) is not None:
-        pytest.skip(reason)
-    with database_url(request.param) as url:
-        yield url
 
 
 async def _seed_and_queue(myna: MynaProcess, sink_url: str) -> str:
@@ -117,8 +105,8 @@ def _kill(myna: MynaProcess) -> None:
     assert myna.stop() == -signal.SIGKILL
 
 
-def test_fan_out_survives_sigkill_midway(tmp_path: Path, db_url: str | None) -> None:
-    with Sink(delay=0.2) as sink, MynaProcess(tmp_path / "myna", database_url=db_url) as myna:
+def test_fan_out_survives_sigkill_midway(tmp_path: Path, database: str | None) -> None:
+    with Sink(delay=0.2) as sink, MynaProcess(tmp_path / "myna", database_url=database) as myna:
         activity_id = asyncio.run(_seed_and_queue(myna, sink.base_url))
 
         # Kill it once a quarter of the inboxes have been served.

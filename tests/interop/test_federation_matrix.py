@@ -40,10 +40,10 @@ from tests.interop.test_fedify import (
     RFC9421,
     FedifyPeer,
     _activity,
-    _entries_mentioning,
     _skip_reason,
 )
 from tests.interop.test_two_mynas import _follow_and_wait, _verified_receipt
+from tests.support.json_search import entries_mentioning
 from tests.support.myna_proc import (
     DATABASE_KINDS,
     MynaProcess,
@@ -193,7 +193,7 @@ def _peer_saw(m: Matrix, event: str, post: str, kind: str | None = None) -> list
             continue
         if event == "create" and (e.get("object") or {}).get("id") == post:
             found.append(e)
-        elif event != "create" and _entries_mentioning(e.get("json"), post):
+        elif event != "create" and entries_mentioning(e.get("json"), post):
             found.append(e)
     return found
 

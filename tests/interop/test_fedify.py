@@ -30,20 +30,17 @@ import signal
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.support.json_search import entries_mentioning, has_word, is_accepted
 from tests.support.myna_proc import (
-    DATABASE_KINDS,
     MynaCliError,
     MynaProcess,
-    database_url,
-    free_port,
-    postgres_skip_reason,
     wait_for,
 )
 
@@ -184,59 +181,7 @@ class FedifyPeer:
 
 
 # ----------------------------------------------------------------- fixtures --
-@pytest.fixture(params=DATABASE_KINDS)
-def database(request: pytest.FixtureRequest) -> Iterator[str | None]:
-    if request.param == "postgresql" and (reason := postgres_skip_reason()) is not None:
-        pytest.skip(reason)
-    with database_url(request.param) as url:
-        yield url
-
-
-@pytest.fixture
-def myna(tmp_path: Path, database: str | None) -> Iterator[MynaProcess]:
-    with MynaProcess(tmp_path / "myna", port=free_port(), database_url=database) as proc:
-        yield proc
-
-
-@pytest.fixture
-def peer(tmp_path: Path) -> Iterator[FedifyPeer]:
-    peer = FedifyPeer(tmp_path / "fedify").start()
-    try:
-        yield peer
-    finally:
-        peer.stop()
-
-
 # ------------------------------------------------------------------ helpers --
-def _walk(doc: Any) -> Iterator[Any]:
-    yield doc
-    if isinstance(doc, dict):
-        for value in doc.values():
-            yield from _walk(value)
-    elif isinstance(doc, list):
-        for value in doc:
-            yield from _walk(value)
-
-
-def _entries_mentioning(doc: Any, url: str) -> list[dict[str, Any]]:
-    """The dicts in ``doc`` that hold ``url`` as a direct value (e.g. ``{"actor": url}``)."""
-    return [
-        d
-        for d in _walk(doc)
-        if isinstance(d, dict)
-        and any(v == url or (isinstance(v, list) and url in v) for v in d.values())
-    ]
-
-
-def _has_word(entry: dict[str, Any], word: str) -> bool:
-    """True if some string value of ``entry`` (not nested) equals ``word``, any case."""
-    return any(isinstance(v, str) and v.lower() == word for v in entry.values())
-
-
-def _is_accepted(entry: dict[str, Any]) -> bool:
-    return entry.get("accepted") is True or _has_word(entry, "accepted")
-
-
 def _activity(peer: FedifyPeer, kind: str, obj: str, name: str) -> dict[str, Any]:
     return {
         "@context": AS_CONTEXT,
@@ -297,14 +242,14 @@ def test_fedify_follows_myna_and_gets_verified_accept(myna: MynaProcess, peer: F
     assert not [e for e in peer.events() if e["event"] in ("unverified", "inbox_error")]
 
     wait_for(
-        lambda: _entries_mentioning(myna.cli_json("followers"), peer.actor_url),
+        lambda: entries_mentioning(myna.cli_json("followers"), peer.actor_url),
         timeout=15,
         message=lambda: f"peer not in `followers`: {myna.cli('followers').stdout}\n{diagnostics()}",
     )
 
     def follow_notification() -> list[dict[str, Any]]:
         doc = myna.cli_json("notifications")
-        return [e for e in _entries_mentioning(doc, peer.actor_url) if _has_word(e, "follow")]
+        return [e for e in entries_mentioning(doc, peer.actor_url) if has_word(e, "follow")]
 
     wait_for(
         follow_notification,
@@ -411,8 +356,8 @@ def test_myna_inbox_counts_signed_like(myna: MynaProcess, peer: FedifyPeer) -> N
         doc = myna.cli_json("notifications")
         return [
             e
-            for e in _entries_mentioning(doc, peer.actor_url)
-            if _has_word(e, "like") or _has_word(e, "favourite")
+            for e in entries_mentioning(doc, peer.actor_url)
+            if has_word(e, "like") or has_word(e, "favourite")
         ]
 
     wait_for(
@@ -452,7 +397,7 @@ def test_myna_follows_fedify_peer(
 
     def accepted() -> bool:
         doc = myna.cli_json("following")
-        return any(_is_accepted(e) for e in _entries_mentioning(doc, peer.actor_url))
+        return any(is_accepted(e) for e in entries_mentioning(doc, peer.actor_url))
 
     wait_for(
         accepted,
@@ -489,7 +434,7 @@ def test_myna_post_reaches_fedify_follower(myna: MynaProcess, peer: FedifyPeer) 
         extra=lambda: myna.describe(),
     )
     wait_for(
-        lambda: _entries_mentioning(myna.cli_json("followers"), peer.actor_url),
+        lambda: entries_mentioning(myna.cli_json("followers"), peer.actor_url),
         timeout=15,
         message=lambda: f"peer not in `followers`\n{diagnostics()}",
     )

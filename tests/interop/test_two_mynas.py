@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from tests.support.json_search import entries_mentioning, has_word, is_accepted
 from tests.support.myna_proc import (
     DATABASE_KINDS,
     MynaProcess,
@@ -49,34 +49,6 @@ def two_mynas(
         yield a, b
 
 
-def _walk(doc: Any) -> Iterator[Any]:
-    yield doc
-    if isinstance(doc, dict):
-        for value in doc.values():
-            yield from _walk(value)
-    elif isinstance(doc, list):
-        for value in doc:
-            yield from _walk(value)
-
-
-def _entries_mentioning(doc: Any, url: str) -> list[dict[str, Any]]:
-    """The dicts in ``doc`` that hold ``url`` as a direct value (e.g. ``{"actor": url}``)."""
-    return [
-        d
-        for d in _walk(doc)
-        if isinstance(d, dict)
-        and any(v == url or (isinstance(v, list) and url in v) for v in d.values())
-    ]
-
-
-def _has_word(entry: dict[str, Any], word: str) -> bool:
-    return any(isinstance(v, str) and v.lower() == word for v in entry.values())
-
-
-def _is_accepted(entry: dict[str, Any]) -> bool:
-    return entry.get("accepted") is True or _has_word(entry, "accepted")
-
-
 def _follow_and_wait(follower: MynaProcess, followed: MynaProcess, target: str) -> None:
     def logs() -> str:
         return f"{follower.describe()}\n{followed.describe()}"
@@ -85,7 +57,7 @@ def _follow_and_wait(follower: MynaProcess, followed: MynaProcess, target: str) 
 
     def accepted() -> bool:
         doc = follower.cli_json("following")
-        return any(_is_accepted(e) for e in _entries_mentioning(doc, followed.actor_url))
+        return any(is_accepted(e) for e in entries_mentioning(doc, followed.actor_url))
 
     wait_for(
         accepted,
@@ -96,7 +68,7 @@ def _follow_and_wait(follower: MynaProcess, followed: MynaProcess, target: str) 
         ),
     )
     wait_for(
-        lambda: _entries_mentioning(followed.cli_json("followers"), follower.actor_url),
+        lambda: entries_mentioning(followed.cli_json("followers"), follower.actor_url),
         timeout=15,
         message=lambda: (
             f"{followed.base_url} `followers` never listed {follower.actor_url}: "
@@ -106,8 +78,8 @@ def _follow_and_wait(follower: MynaProcess, followed: MynaProcess, target: str) 
     wait_for(
         lambda: [
             e
-            for e in _entries_mentioning(followed.cli_json("notifications"), follower.actor_url)
-            if _has_word(e, "follow")
+            for e in entries_mentioning(followed.cli_json("notifications"), follower.actor_url)
+            if has_word(e, "follow")
         ],
         timeout=15,
         message=lambda: (
@@ -137,7 +109,7 @@ def test_two_mynas_follow_each_other(two_mynas: tuple[MynaProcess, MynaProcess])
     a, b = two_mynas
     _follow_and_wait(a, b, target=b.actor_url)
     # The follow is one-way until B follows back.
-    assert not _entries_mentioning(b.cli_json("following"), a.actor_url)
+    assert not entries_mentioning(b.cli_json("following"), a.actor_url)
     # Back the other way by handle, which goes through WebFinger.
     _follow_and_wait(b, a, target=f"@{a.handle}")
     assert a.running and b.running, f"{a.describe()}\n{b.describe()}"
